@@ -19,7 +19,11 @@
 )]
 
 pub mod error;
+pub mod error_code;
+pub mod frame;
+pub mod generated;
 pub mod message;
+pub mod records;
 pub mod wire;
 
 pub use error::{Error, Location, Result};

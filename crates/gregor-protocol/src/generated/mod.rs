@@ -1,0 +1,1 @@
+//! Generated messages (filled by `cargo xtask codegen`).
