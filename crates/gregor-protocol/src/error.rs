@@ -186,11 +186,11 @@ impl Error {
     /// that does not have them yet.
     #[must_use]
     pub fn in_message(mut self, message: &'static str, version: i16) -> Self {
-        if let Some(at) = self.location_mut() {
-            if at.message.is_empty() {
-                at.message = message;
-                at.version = version;
-            }
+        if let Some(at) = self.location_mut()
+            && at.message.is_empty()
+        {
+            at.message = message;
+            at.version = version;
         }
         self
     }
