@@ -121,16 +121,16 @@ fn check_port_free(port: u16) -> Result {
 
 /// Starts a broker as `opts` says and waits until it answers ApiVersions.
 pub(crate) fn start(opts: &StartOpts) -> Result<State> {
-    if let Some(old) = State::load(&opts.name) {
-        if old.is_running() {
-            return Err(format!(
-                "broker '{}' already runs at {} (pid {}); stop it first with `cargo xtask broker stop --name {}`",
-                opts.name,
-                old.bootstrap(),
-                old.pid,
-                opts.name
-            ));
-        }
+    if let Some(old) = State::load(&opts.name)
+        && old.is_running()
+    {
+        return Err(format!(
+            "broker '{}' already runs at {} (pid {}); stop it first with `cargo xtask broker stop --name {}`",
+            opts.name,
+            old.bootstrap(),
+            old.pid,
+            opts.name
+        ));
     }
     let program = crate::tools::nisshi()?;
     let port = match opts.port {

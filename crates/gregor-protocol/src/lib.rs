@@ -24,8 +24,11 @@ pub mod frame;
 pub mod generated;
 pub mod message;
 pub mod records;
+pub mod request;
 pub mod wire;
 
 pub use error::{Error, Location, Result};
-pub use message::{Decode, Encode, Message, VersionRange};
+pub use generated as messages;
+pub use generated::ApiKey;
+pub use message::{Decode, Encode, Message, Request, VersionRange};
 pub use wire::{RawTaggedField, Reader, StrBytes, Uuid, Writer};

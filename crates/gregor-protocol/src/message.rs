@@ -3,6 +3,7 @@
 use std::fmt::Debug;
 
 use crate::error::{Error, Result};
+use crate::generated::ApiKey;
 use crate::wire::{Reader, Writer};
 
 /// An inclusive range of message versions.
@@ -97,4 +98,23 @@ pub trait Message:
         }
         Ok(m)
     }
+}
+
+/// A request message: it knows its API key and the response it gets back.
+///
+/// Implemented by every generated `*Request`; framing uses it to pick the
+/// header version and to decode the matching response.
+///
+/// ```
+/// use gregor_protocol::{ApiKey, Message, Request};
+/// use gregor_protocol::messages::MetadataRequest;
+///
+/// assert_eq!(MetadataRequest::API_KEY, ApiKey::Metadata);
+/// assert_eq!(<MetadataRequest as Request>::Response::NAME, "MetadataResponse");
+/// ```
+pub trait Request: Message {
+    /// The API this request belongs to.
+    const API_KEY: ApiKey;
+    /// The response the broker sends back.
+    type Response: Message;
 }
