@@ -122,7 +122,11 @@ impl InstallLock {
                         continue;
                     }
                     if !announced {
-                        eprintln!("waiting for another xtask (pid {}) to finish installing into {}", holder.trim(), root.display());
+                        eprintln!(
+                            "waiting for another xtask (pid {}) to finish installing into {}",
+                            holder.trim(),
+                            root.display()
+                        );
                         announced = true;
                     }
                     std::thread::sleep(std::time::Duration::from_secs(2));
