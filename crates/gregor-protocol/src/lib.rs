@@ -28,8 +28,11 @@ pub mod request;
 pub mod wire;
 
 pub use error::{Error, Location, Result};
+pub use error_code::ErrorCode;
 pub use generated as messages;
 pub use generated::ApiKey;
 pub use message::{Decode, Encode, Message, Request, VersionRange};
-pub use records::{Compression, DecodeOptions, Record, RecordBatch, RecordBatchBuilder, decode_records};
+pub use records::{
+    Compression, DecodeOptions, Record, RecordBatch, RecordBatchBuilder, decode_records,
+};
 pub use wire::{RawTaggedField, Reader, StrBytes, Uuid, Writer};

@@ -10,9 +10,9 @@ topics = admin.describe_topics()
 print(json.dumps({
     "client": "kafka-python",
     "brokers": sorted(
-        ({"id": b["node_id"], "host": b["host"], "port": b["port"]} for b in cluster["brokers"]),
+        ({"id": b["broker_id"], "host": b["host"], "port": b["port"]} for b in cluster["brokers"]),
         key=lambda b: b["id"],
     ),
-    "topics": {t["topic"]: len(t["partitions"]) for t in topics if t["error_code"] == 0},
+    "topics": {t["name"]: len(t["partitions"]) for t in topics if t["error_code"] == 0},
 }))
 admin.close()
