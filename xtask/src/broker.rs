@@ -121,6 +121,13 @@ fn check_port_free(port: u16) -> Result {
 
 /// Starts a broker as `opts` says and waits until it answers ApiVersions.
 pub(crate) fn start(opts: &StartOpts) -> Result<State> {
+    start_advertising(opts, None)
+}
+
+/// [`start`], but the broker advertises `127.0.0.1:advertised_port` in
+/// Metadata instead of its own listener (`None`: its own), so clients keep
+/// talking through a proxy on that port.
+pub(crate) fn start_advertising(opts: &StartOpts, advertised_port: Option<u16>) -> Result<State> {
     if let Some(old) = State::load(&opts.name)
         && old.is_running()
     {
@@ -151,7 +158,7 @@ pub(crate) fn start(opts: &StartOpts) -> Result<State> {
     } else {
         opts.storage
     };
-    let mut args = base_args(port, storage);
+    let mut args = base_args(port, advertised_port.unwrap_or(port), storage);
     let tls_ca = if opts.tls {
         let certs = tls::generate(&dir)?;
         args.extend([
@@ -184,8 +191,9 @@ pub(crate) fn start(opts: &StartOpts) -> Result<State> {
     Ok(state)
 }
 
-fn base_args(port: u16, storage: Storage) -> Vec<String> {
+fn base_args(port: u16, advertised_port: u16, storage: Storage) -> Vec<String> {
     let url = format!("tcp://127.0.0.1:{port}");
+    let advertised = format!("tcp://127.0.0.1:{advertised_port}");
     let storage_url = match storage {
         Storage::Memory => "memory://gregor/".to_string(),
         // Relative to the broker's working directory, its instance folder.
@@ -194,9 +202,9 @@ fn base_args(port: u16, storage: Storage) -> Vec<String> {
     vec![
         "broker".into(),
         "--listener-url".into(),
-        url.clone(),
-        "--advertised-listener-url".into(),
         url,
+        "--advertised-listener-url".into(),
+        advertised,
         "--storage-engine".into(),
         storage_url,
         // Tests form groups quickly; Kafka's 3 s initial delay only slows them.

@@ -4,6 +4,7 @@
 //! Gregor crates: it builds, starts and checks them from the outside.
 
 mod broker;
+mod capture;
 mod codegen;
 mod demo;
 mod deps;
@@ -48,6 +49,8 @@ enum Task {
     Test(test::Opts),
     /// Check that gregor-protocol and gregor-group build without an async runtime.
     Deps,
+    /// Capture golden bytes from real clients into testdata/golden (see its README).
+    Capture(capture::Opts),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +87,7 @@ fn main() {
         Task::Demo(opts) => demo::run_demo(&opts),
         Task::Test(opts) => test::run_all(&opts),
         Task::Deps => deps::check(),
+        Task::Capture(opts) => capture::run(&opts),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

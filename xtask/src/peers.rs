@@ -15,6 +15,7 @@ const REQUIREMENTS: &[&str] = &[
     "kafka-python==3.0.12",
     "lz4==4.4.5",
     "cramjam==2.14.0",
+    "python-snappy==0.7.3",
     "zstandard==0.25.0",
 ];
 

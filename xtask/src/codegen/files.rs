@@ -1,5 +1,5 @@
 //! Emission of the crate-level generated files: `generated/mod.rs`,
-//! `generated/api_key.rs` and the generated property tests.
+//! `generated/api_key.rs`, `generated/any.rs` and the generated property tests.
 
 use std::fmt::Write as _;
 
@@ -24,7 +24,7 @@ pub(crate) fn mod_rs(messages: &[MessageDef]) -> String {
          //! and the `with_*` setters.\n",
     );
     out.push('\n');
-    out.push_str("pub mod api_key;\nmod support;\n#[cfg(test)]\nmod tests;\n\n");
+    out.push_str("pub mod any;\npub mod api_key;\nmod support;\n#[cfg(test)]\nmod tests;\n\n");
     for m in messages {
         doc(
             &mut out,
@@ -34,7 +34,7 @@ pub(crate) fn mod_rs(messages: &[MessageDef]) -> String {
         let _ = writeln!(out, "pub mod {};", m.module);
     }
     out.push('\n');
-    out.push_str("pub use api_key::ApiKey;\n");
+    out.push_str("pub use any::{RequestBody, ResponseBody};\npub use api_key::ApiKey;\n");
     for m in messages {
         let _ = writeln!(out, "pub use {}::{};", m.module, m.name);
     }
@@ -201,4 +201,127 @@ pub(crate) fn tests_rs(messages: &[MessageDef]) -> Result<String, String> {
     }
     let template = include_str!("tests.rs.in");
     Ok(template.replace("        // @cases\n", &table))
+}
+
+/// `generated/any.rs`: `RequestBody` and `ResponseBody`, one variant per API,
+/// for code that knows the API key only at run time (servers, proxies,
+/// captures, fuzzing).
+pub(crate) fn any_rs(messages: &[MessageDef]) -> Result<String, String> {
+    let reqs = requests(messages)?;
+    let variant = |m: &MessageDef| m.name.trim_end_matches("Request").to_string();
+    let mut out = String::new();
+    let _ = writeln!(out, "{HEADER}");
+    out.push_str(
+        "//! `RequestBody` and `ResponseBody`: the body of any request or response,\n\
+         //! for code that learns the API key only at run time (a server reading\n\
+         //! a request header, a proxy, a capture tool).\n\n\
+         use bytes::Bytes;\n\n\
+         use super::*;\n\
+         use crate::error::Result;\n\
+         use crate::message::Message;\n\n",
+    );
+    for (side, pick, example) in [("Request", 0, true), ("Response", 1, false)] {
+        let ty = format!("{side}Body");
+        let lower = side.to_lowercase();
+        doc(
+            &mut out,
+            "",
+            &format!(
+                "The body of any {lower}: one variant per API, named after its `ApiKey`.\n\
+                 \n\
+                 `decode` picks the message type from the API key; `encode` and\n\
+                 `decode` work on the body alone (no size prefix, no header), like\n\
+                 `Message::encode_to_bytes` and `Message::decode_from_bytes`."
+            ),
+        );
+        if example {
+            out.push_str(
+                "///\n\
+                 /// ```\n\
+                 /// use gregor_protocol::ApiKey;\n\
+                 /// use gregor_protocol::messages::{MetadataRequest, RequestBody};\n\
+                 ///\n\
+                 /// let body = RequestBody::from(MetadataRequest::default());\n\
+                 /// assert_eq!(body.api_key(), ApiKey::Metadata);\n\
+                 /// let bytes = body.encode(12)?;\n\
+                 /// assert_eq!(RequestBody::decode(ApiKey::Metadata, 12, bytes)?, body);\n\
+                 /// # Ok::<(), gregor_protocol::Error>(())\n\
+                 /// ```\n",
+            );
+        }
+        out.push_str("#[non_exhaustive]\n#[derive(Debug, Clone, PartialEq)]\n");
+        let _ = writeln!(out, "pub enum {ty} {{");
+        for pair in &reqs {
+            let m = if pick == 0 { pair.0 } else { pair.1 };
+            doc(
+                &mut out,
+                "    ",
+                &format!("`{}` (API key {}).", m.name, m.api_key.unwrap_or_default()),
+            );
+            let _ = writeln!(out, "    {}({}),", variant(pair.0), m.name);
+        }
+        out.push_str("}\n\n");
+
+        let _ = writeln!(out, "impl {ty} {{");
+        out.push_str("    /// The API this body belongs to.\n    pub const fn api_key(&self) -> ApiKey {\n        match self {\n");
+        for (req, _) in &reqs {
+            let _ = writeln!(
+                out,
+                "            {ty}::{v}(_) => ApiKey::{v},",
+                v = variant(req)
+            );
+        }
+        out.push_str("        }\n    }\n\n");
+        out.push_str("    /// The message's spec name, e.g. `MetadataRequest`.\n    pub const fn name(&self) -> &'static str {\n        match self {\n");
+        for pair in &reqs {
+            let m = if pick == 0 { pair.0 } else { pair.1 };
+            let _ = writeln!(
+                out,
+                "            {ty}::{}(_) => {}::NAME,",
+                variant(pair.0),
+                m.name
+            );
+        }
+        out.push_str("        }\n    }\n\n");
+        let _ = writeln!(
+            out,
+            "    /// Decodes a whole {lower} body of `api_key` at `version`, refusing\n    \
+             /// trailing bytes, as `Message::decode_from_bytes` does.\n    \
+             pub fn decode(api_key: ApiKey, version: i16, bytes: Bytes) -> Result<Self> {{\n        \
+             Ok(match api_key {{"
+        );
+        for pair in &reqs {
+            let m = if pick == 0 { pair.0 } else { pair.1 };
+            let _ = writeln!(
+                out,
+                "            ApiKey::{v} => {ty}::{v}({}::decode_from_bytes(bytes, version)?),",
+                m.name,
+                v = variant(pair.0)
+            );
+        }
+        out.push_str("        })\n    }\n\n");
+        out.push_str(
+            "    /// Encodes the body at `version` into new bytes, as\n    \
+             /// `Message::encode_to_bytes` does.\n    \
+             pub fn encode(&self, version: i16) -> Result<Bytes> {\n        match self {\n",
+        );
+        for (req, _) in &reqs {
+            let _ = writeln!(
+                out,
+                "            {ty}::{}(m) => m.encode_to_bytes(version),",
+                variant(req)
+            );
+        }
+        out.push_str("        }\n    }\n}\n\n");
+        for pair in &reqs {
+            let m = if pick == 0 { pair.0 } else { pair.1 };
+            let _ = writeln!(
+                out,
+                "impl From<{n}> for {ty} {{\n    fn from(m: {n}) -> Self {{\n        {ty}::{v}(m)\n    }}\n}}\n",
+                n = m.name,
+                v = variant(pair.0)
+            );
+        }
+    }
+    Ok(out)
 }

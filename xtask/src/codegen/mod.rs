@@ -2,8 +2,8 @@
 //!
 //! Reads every `testdata/kafka-message-specs/*.json`, resolves it into a type
 //! model ([`model`]), emits one Rust module per spec plus `mod.rs`,
-//! `api_key.rs`, `support.rs` and the generated tests ([`emit`], [`exprs`],
-//! [`files`]), formats the lot with `rustfmt --edition 2024`, and writes it to
+//! `api_key.rs`, `any.rs`, `support.rs` and the generated tests ([`emit`],
+//! [`exprs`], [`files`]), formats the lot with `rustfmt --edition 2024`, and writes it to
 //! `crates/gregor-protocol/src/generated/`. With `--check` nothing is
 //! written: the fresh output is compared with the files on disk.
 
@@ -123,13 +123,14 @@ pub(crate) fn generate(root: &Path) -> Result<BTreeMap<String, String>, String> 
             return Err(format!("two specs map to module {}", m.module));
         }
     }
-    for fixed in ["mod", "api_key", "support", "tests"] {
+    for fixed in ["mod", "any", "api_key", "support", "tests"] {
         if files.contains_key(&format!("{fixed}.rs")) {
             return Err(format!("a spec maps to the reserved module {fixed}"));
         }
     }
     files.insert("mod.rs".into(), files::mod_rs(&messages));
     files.insert("api_key.rs".into(), files::api_key_rs(&messages)?);
+    files.insert("any.rs".into(), files::any_rs(&messages)?);
     files.insert(
         "support.rs".into(),
         include_str!("support.rs.in").to_string(),

@@ -8,6 +8,7 @@
 //! Every struct is `#[non_exhaustive]`: build one with `Default::default()`
 //! and the `with_*` setters.
 
+pub mod any;
 pub mod api_key;
 mod support;
 #[cfg(test)]
@@ -406,6 +407,7 @@ pub use alter_replica_log_dirs_request::AlterReplicaLogDirsRequest;
 pub use alter_replica_log_dirs_response::AlterReplicaLogDirsResponse;
 pub use alter_user_scram_credentials_request::AlterUserScramCredentialsRequest;
 pub use alter_user_scram_credentials_response::AlterUserScramCredentialsResponse;
+pub use any::{RequestBody, ResponseBody};
 pub use api_key::ApiKey;
 pub use api_versions_request::ApiVersionsRequest;
 pub use api_versions_response::ApiVersionsResponse;

@@ -1,0 +1,142 @@
+//! The demo `cargo xtask demo` runs: Gregor at work against a broker.
+//!
+//! Connects, negotiates API versions, lists the brokers and topics, and
+//! creates the demo topic. Run it yourself with
+//! `cargo run -p gregor --example demo -- --bootstrap HOST:PORT`.
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use gregor::net::{Connection, ConnectionConfig};
+use gregor::protocol::{
+    ApiKey, ErrorCode,
+    messages::{CreateTopicsRequest, MetadataRequest, create_topics_request::CreatableTopic},
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, Parser)]
+#[command(about = "Gregor at work against a Kafka broker")]
+struct Args {
+    /// Broker to start from.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    bootstrap: String,
+    /// Topic to create.
+    #[arg(long, default_value = "gregor-demo")]
+    topic: String,
+    /// Partitions of the topic.
+    #[arg(long, default_value_t = 6)]
+    partitions: i32,
+}
+
+/// Ends a step's spinner and says what happened and how long it took.
+fn step(label: &str, started: Instant, pb: &ProgressBar) {
+    pb.finish_and_clear();
+    println!("{label} ({} ms)", started.elapsed().as_millis());
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    pb.set_message(msg.to_string());
+    // Drawn only if the step lasts past a second, so quick steps stay quiet.
+    pb.enable_steady_tick(Duration::from_millis(1000));
+    pb
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    if let Err(e) = run(&args).await {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: &Args) -> Result<(), gregor::net::Error> {
+    println!("Gregor demo against {}", args.bootstrap);
+
+    let t = Instant::now();
+    let pb = spinner("connecting");
+    let config = ConnectionConfig::builder()
+        .client_id("gregor-demo")
+        .build()
+        .expect("a fixed, valid configuration");
+    let conn = Connection::connect(args.bootstrap.as_str(), &config).await?;
+    step(&format!("connected to {}", conn.broker()), t, &pb);
+
+    let versions = conn.api_versions();
+    println!("the broker offers {} APIs; negotiated:", versions.len());
+    for api in [
+        ApiKey::Produce,
+        ApiKey::Fetch,
+        ApiKey::ListOffsets,
+        ApiKey::Metadata,
+        ApiKey::OffsetCommit,
+        ApiKey::FindCoordinator,
+        ApiKey::JoinGroup,
+        ApiKey::CreateTopics,
+        ApiKey::InitProducerId,
+    ] {
+        match conn.version_for(api) {
+            Some(v) => println!("  {:<16} v{v}", api.name()),
+            None => println!("  {:<16} not offered", api.name()),
+        }
+    }
+
+    let t = Instant::now();
+    let pb = spinner(&format!("creating topic {}", args.topic));
+    let created = conn
+        .send(
+            &CreateTopicsRequest::default()
+                .with_topics(vec![
+                    CreatableTopic::default()
+                        .with_name(args.topic.as_str())
+                        .with_num_partitions(args.partitions)
+                        .with_replication_factor(-1),
+                ])
+                .with_timeout_ms(30_000),
+        )
+        .await?;
+    let code = created
+        .topics
+        .first()
+        .map(|t| ErrorCode::from_code(t.error_code))
+        .unwrap_or(ErrorCode::None);
+    let label = match code {
+        ErrorCode::None => format!("created topic {} with {} partitions", args.topic, args.partitions),
+        ErrorCode::TopicAlreadyExists => format!("topic {} already exists", args.topic),
+        other => format!("could not create topic {}: {other}", args.topic),
+    };
+    step(&label, t, &pb);
+
+    let md = conn
+        .send(&MetadataRequest::default().with_topics(None))
+        .await?;
+    println!(
+        "cluster {} (controller {}), {} broker(s):",
+        md.cluster_id.as_deref().unwrap_or("-"),
+        md.controller_id,
+        md.brokers.len()
+    );
+    for b in &md.brokers {
+        println!(
+            "  node {:<6} {}:{}  rack {}",
+            b.node_id,
+            b.host,
+            b.port,
+            b.rack.as_deref().unwrap_or("-")
+        );
+    }
+    let mut topics: Vec<_> = md.topics.iter().collect();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    println!("{} topic(s):", topics.len());
+    for t in topics {
+        println!(
+            "  {:<40} {} partition(s){}",
+            t.name.as_deref().unwrap_or("?"),
+            t.partitions.len(),
+            if t.is_internal { " (internal)" } else { "" }
+        );
+    }
+    Ok(())
+}
