@@ -30,11 +30,13 @@
 mod addr;
 mod config;
 mod connection;
+mod connector;
 mod error;
 mod versions;
 
 pub use addr::BrokerAddr;
 pub use config::{ConfigError, ConnectionConfig, ConnectionConfigBuilder};
 pub use connection::Connection;
+pub use connector::Connector;
 pub use error::{CloseReason, Error, Result};
 pub use versions::{BrokerVersions, client_versions};
