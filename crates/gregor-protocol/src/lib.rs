@@ -8,6 +8,35 @@
 //! It does no I/O and pulls in no async runtime. Every decoder returns a
 //! [`Result`]; lengths are checked against the bytes that remain before
 //! anything is allocated, so no input can make it panic.
+//!
+//! Encode a request into a frame ready for the socket, and decode a response
+//! frame (this one was captured from a real broker answering librdkafka):
+//!
+//! ```
+//! use bytes::{Bytes, BytesMut};
+//! use gregor_protocol::messages::{MetadataRequest, metadata_request::MetadataRequestTopic};
+//! use gregor_protocol::request::{decode_response, encode_request};
+//!
+//! // A Metadata v12 request for one topic, framed with its size prefix.
+//! let request = MetadataRequest::default()
+//!     .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some("orders".into()))]))
+//!     .with_allow_auto_topic_creation(false);
+//! let mut frame = BytesMut::new();
+//! encode_request(&mut frame, 7, Some("my-tool"), 12, &request)?;
+//! assert_eq!(&frame[4..6], &[0, 3]); // API key 3: Metadata
+//!
+//! // A response frame body (without its size prefix), decoded zero-copy.
+//! let captured = Bytes::from_static(include_bytes!(
+//!     "../../../testdata/golden/librdkafka/016-Metadata-v12-response.bin"
+//! ));
+//! let (header, metadata) = decode_response::<MetadataRequest>(captured, 12)?;
+//! assert!(header.correlation_id >= 0);
+//! for broker in &metadata.brokers {
+//!     println!("node {} at {}:{}", broker.node_id, broker.host, broker.port);
+//! }
+//! assert!(!metadata.brokers.is_empty());
+//! # Ok::<(), gregor_protocol::Error>(())
+//! ```
 #![cfg_attr(
     not(test),
     deny(
