@@ -8,12 +8,22 @@ async fn api_versions_against_the_broker() {
     let Some(bootstrap) = gregor_testkit::bootstrap("api_versions_against_the_broker") else {
         return;
     };
-    let config = ConnectionConfig::builder().client_id("gregor-it").build().unwrap();
-    let conn = Connection::connect(bootstrap.as_str(), &config).await.unwrap();
+    let config = ConnectionConfig::builder()
+        .client_id("gregor-it")
+        .build()
+        .unwrap();
+    let conn = Connection::connect(bootstrap.as_str(), &config)
+        .await
+        .unwrap();
 
     // The broker's ApiVersions answer lists the core APIs every client needs.
     let versions = conn.api_versions();
-    for api in [ApiKey::Produce, ApiKey::Fetch, ApiKey::Metadata, ApiKey::ApiVersions] {
+    for api in [
+        ApiKey::Produce,
+        ApiKey::Fetch,
+        ApiKey::Metadata,
+        ApiKey::ApiVersions,
+    ] {
         let range = versions
             .get(api)
             .unwrap_or_else(|| panic!("broker does not list {api:?}"));
@@ -31,7 +41,9 @@ async fn metadata_lists_the_broker_we_dialled() {
         return;
     };
     let config = ConnectionConfig::default();
-    let conn = Connection::connect(bootstrap.as_str(), &config).await.unwrap();
+    let conn = Connection::connect(bootstrap.as_str(), &config)
+        .await
+        .unwrap();
     let md = conn
         .send(&MetadataRequest::default().with_topics(None))
         .await

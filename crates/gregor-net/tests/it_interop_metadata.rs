@@ -5,8 +5,7 @@ use gregor_net::{Connection, ConnectionConfig};
 use gregor_protocol::{
     ErrorCode,
     messages::{
-        CreateTopicsRequest, MetadataRequest,
-        create_topics_request::CreatableTopic,
+        CreateTopicsRequest, MetadataRequest, create_topics_request::CreatableTopic,
         metadata_request::MetadataRequestTopic,
     },
 };
@@ -69,8 +68,14 @@ async fn peers_see_the_topic_gregor_created() {
     brokers.sort();
 
     for (client, seen) in [
-        ("librdkafka", gregor_testkit::peers::librdkafka_metadata(&python, &bootstrap)),
-        ("kafka-python", gregor_testkit::peers::kafka_python_metadata(&python, &bootstrap)),
+        (
+            "librdkafka",
+            gregor_testkit::peers::librdkafka_metadata(&python, &bootstrap),
+        ),
+        (
+            "kafka-python",
+            gregor_testkit::peers::kafka_python_metadata(&python, &bootstrap),
+        ),
     ] {
         let seen = seen.unwrap_or_else(|e| panic!("{client}: {e}"));
         assert_eq!(
@@ -90,6 +95,9 @@ async fn peers_see_the_topic_gregor_created() {
                 )
             })
             .collect();
-        assert_eq!(peer_brokers, brokers, "{client} sees other brokers than Gregor");
+        assert_eq!(
+            peer_brokers, brokers,
+            "{client} sees other brokers than Gregor"
+        );
     }
 }

@@ -36,7 +36,10 @@ fn step(label: &str, started: Instant, pb: &ProgressBar) {
 
 fn spinner(msg: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     pb.set_message(msg.to_string());
     // Drawn only if the step lasts past a second, so quick steps stay quiet.
     pb.enable_steady_tick(Duration::from_millis(1000));
@@ -103,7 +106,10 @@ async fn run(args: &Args) -> Result<(), gregor::net::Error> {
         .map(|t| ErrorCode::from_code(t.error_code))
         .unwrap_or(ErrorCode::None);
     let label = match code {
-        ErrorCode::None => format!("created topic {} with {} partitions", args.topic, args.partitions),
+        ErrorCode::None => format!(
+            "created topic {} with {} partitions",
+            args.topic, args.partitions
+        ),
         ErrorCode::TopicAlreadyExists => format!("topic {} already exists", args.topic),
         other => format!("could not create topic {}: {other}", args.topic),
     };
