@@ -2,3 +2,9 @@
 //!
 //! Gregor's Producer, Consumer and Admin, built on the connections of
 //! `gregor-net` and the group coordination of `gregor-group`.
+
+pub mod admin;
+mod error;
+pub mod producer;
+
+pub use error::{Error, Result};

@@ -1,0 +1,1 @@
+//! The producer: batching, partitioning, idempotence and delivery reports.
