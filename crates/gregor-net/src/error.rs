@@ -14,6 +14,7 @@ use gregor_protocol::error_code::ErrorCode;
 use gregor_protocol::{ApiKey, VersionRange};
 
 use crate::BrokerAddr;
+use crate::sasl::SaslMechanism;
 
 /// This crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -175,6 +176,215 @@ pub enum Error {
         /// The broker's error message, if it sent one.
         message: Option<String>,
     },
+
+    /// The TLS handshake failed on a TLS matter: the broker's certificate
+    /// did not verify (unknown CA, expired, issued for another name), the
+    /// broker refused this client's certificate, or the port does not speak
+    /// TLS. Not retriable: the same broker will present the same
+    /// certificate again.
+    #[error("TLS handshake with broker {broker} failed: {reason}")]
+    Tls {
+        /// The broker.
+        broker: BrokerAddr,
+        /// What went wrong, and what to check.
+        reason: String,
+    },
+
+    /// The broker refused this client's SASL credentials (or the exchange
+    /// failed on the client's side: a bad server signature, a token
+    /// provider that failed). Not retriable, so a wrong password fails
+    /// once instead of storming the broker.
+    #[error("SASL {mechanism} authentication with broker {broker} failed: {message}")]
+    Authentication {
+        /// The broker.
+        broker: BrokerAddr,
+        /// The mechanism.
+        mechanism: SaslMechanism,
+        /// The broker's error message, or what the client found wrong.
+        message: String,
+    },
+
+    /// The broker does not enable the configured SASL mechanism. Not
+    /// retriable.
+    #[error(
+        "broker {broker} does not enable SASL mechanism {mechanism}; it enables {}",
+        Mechanisms(.enabled)
+    )]
+    UnsupportedSaslMechanism {
+        /// The broker.
+        broker: BrokerAddr,
+        /// The mechanism asked for.
+        mechanism: SaslMechanism,
+        /// The mechanisms the broker enables.
+        enabled: Vec<String>,
+    },
+
+    /// A record batch of a fetched partition is larger than the most this
+    /// client will fetch at once, so reading can never get past it. Raise
+    /// the fetch limit (and the connection's frame limit) or skip it with a
+    /// seek.
+    #[error(
+        "the record batch at offset {offset} of topic {topic} partition {partition} on broker \
+         {broker} is {}, more than the largest fetch allowed ({max_bytes} bytes)",
+        BatchSize(*.size)
+    )]
+    RecordTooLarge {
+        /// The broker.
+        broker: BrokerAddr,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset the fetch started at.
+        offset: i64,
+        /// The batch's size in bytes, if enough of it arrived to say.
+        size: Option<usize>,
+        /// The largest fetch size tried.
+        max_bytes: usize,
+    },
+
+    /// Fetched records could not be decoded: a CRC mismatch, an unknown
+    /// codec, a malformed record. Not retriable: the same bytes come back
+    /// from the log.
+    #[error(
+        "corrupt records in topic {topic} partition {partition} at offset {offset} from broker \
+         {broker}: {source}"
+    )]
+    CorruptRecords {
+        /// The broker.
+        broker: BrokerAddr,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset of the batch that failed (or of the fetch, if unknown).
+        offset: i64,
+        /// The codec's error.
+        #[source]
+        source: gregor_protocol::Error,
+    },
+
+    /// A seek to an offset outside the ones the partition holds.
+    #[error(
+        "offset {offset} is out of range for topic {topic} partition {partition} on broker \
+         {broker}, which holds offsets {first} to {last}"
+    )]
+    OffsetOutOfRange {
+        /// The broker.
+        broker: BrokerAddr,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset asked for.
+        offset: i64,
+        /// The partition's first offset.
+        first: i64,
+        /// The partition's last offset (the next one to be written).
+        last: i64,
+    },
+
+    /// A topic-partition operation on a connection bound to no partition.
+    #[error(
+        "{operation} needs a topic partition, but the connection to broker {broker} is not \
+         bound to one"
+    )]
+    Unbound {
+        /// The broker.
+        broker: BrokerAddr,
+        /// The operation attempted.
+        operation: &'static str,
+    },
+    /// No broker could be reached: every known broker and bootstrap server
+    /// was tried, or is backing off after failing. Retriable: brokers come
+    /// back.
+    #[error("no broker reachable: {}", Tried(.tried))]
+    NoBrokerReachable {
+        /// Each address tried, with why it failed.
+        tried: Vec<(BrokerAddr, Error)>,
+    },
+
+    /// The cluster metadata does not list the topic. Retriable, like
+    /// Kafka's `UNKNOWN_TOPIC_OR_PARTITION`: it may be being created.
+    #[error("topic {topic} is not in the metadata from broker {broker}")]
+    UnknownTopic {
+        /// The broker whose metadata this is.
+        broker: BrokerAddr,
+        /// The topic.
+        topic: String,
+    },
+
+    /// The topic exists but has no such partition (yet). Retriable:
+    /// partitions can be added.
+    #[error(
+        "topic {topic} has no partition {partition} (it has {partitions}) in the metadata \
+         from broker {broker}"
+    )]
+    UnknownPartition {
+        /// The broker whose metadata this is.
+        broker: BrokerAddr,
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+        /// How many partitions the topic has.
+        partitions: usize,
+    },
+
+    /// The partition has no leader right now (an election, offline
+    /// replicas). Retriable.
+    #[error(
+        "topic {topic} partition {partition} has no leader in the metadata from broker {broker}"
+    )]
+    NoLeader {
+        /// The broker whose metadata this is.
+        broker: BrokerAddr,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+
+    /// A broker id the cluster metadata does not list. Retriable: brokers
+    /// join.
+    #[error("broker id {id} is not in the metadata from broker {broker}")]
+    UnknownBroker {
+        /// The broker whose metadata this is.
+        broker: BrokerAddr,
+        /// The id asked for.
+        id: i32,
+    },
+
+    /// The cluster metadata names no controller. Retriable: one is being
+    /// elected.
+    #[error("the metadata from broker {broker} names no controller")]
+    NoController {
+        /// The broker whose metadata this is.
+        broker: BrokerAddr,
+    },
+
+    /// FindCoordinator found no coordinator for a group or transactional
+    /// id: it is loading, moving or not elected yet. Retriable when `code`
+    /// is (it always is for the codes this variant is used for).
+    #[error(
+        "no coordinator for {key}: broker {broker} answered FindCoordinator with {code}{}",
+        Message(.message.as_deref())
+    )]
+    CoordinatorNotAvailable {
+        /// The broker that answered.
+        broker: BrokerAddr,
+        /// The group or transactional id, e.g. `group "billing"`.
+        key: String,
+        /// The error code.
+        code: ErrorCode,
+        /// The broker's error message, if it sent one.
+        message: Option<String>,
+    },
+
+    /// The cluster handle was closed, or the runtime running its background
+    /// work shut down.
+    #[error("the cluster handle was closed")]
+    ClusterClosed,
 }
 
 /// Why a connection was closed.
@@ -250,6 +460,21 @@ impl Error {
             | Error::CorrelationMismatch { .. }
             | Error::UnsupportedVersion { .. } => false,
             Error::Broker { code, .. } => code.is_retriable(),
+            Error::Tls { .. }
+            | Error::Authentication { .. }
+            | Error::UnsupportedSaslMechanism { .. } => false,
+            Error::NoBrokerReachable { .. }
+            | Error::UnknownTopic { .. }
+            | Error::UnknownPartition { .. }
+            | Error::NoLeader { .. }
+            | Error::UnknownBroker { .. }
+            | Error::NoController { .. } => true,
+            Error::CoordinatorNotAvailable { code, .. } => code.is_retriable(),
+            Error::ClusterClosed => false,
+            Error::RecordTooLarge { .. }
+            | Error::CorruptRecords { .. }
+            | Error::OffsetOutOfRange { .. }
+            | Error::Unbound { .. } => false,
         }
     }
 
@@ -264,8 +489,27 @@ impl Error {
             | Error::Protocol { broker, .. }
             | Error::CorrelationMismatch { broker, .. }
             | Error::UnsupportedVersion { broker, .. }
-            | Error::Broker { broker, .. } => broker,
+            | Error::Broker { broker, .. }
+            | Error::RecordTooLarge { broker, .. }
+            | Error::CorruptRecords { broker, .. }
+            | Error::OffsetOutOfRange { broker, .. }
+            | Error::Unbound { broker, .. } => broker,
+            Error::Tls { broker, .. }
+            | Error::Authentication { broker, .. }
+            | Error::UnsupportedSaslMechanism { broker, .. } => broker,
             Error::Dead { cause } => cause.broker(),
+            Error::UnknownTopic { broker, .. }
+            | Error::UnknownPartition { broker, .. }
+            | Error::NoLeader { broker, .. }
+            | Error::UnknownBroker { broker, .. }
+            | Error::NoController { broker }
+            | Error::CoordinatorNotAvailable { broker, .. } => broker,
+            // No single broker: the last one tried, else a placeholder.
+            Error::NoBrokerReachable { tried } => match tried.last() {
+                Some((b, _)) => b,
+                None => nowhere(),
+            },
+            Error::ClusterClosed => nowhere(),
         }
     }
 
@@ -412,6 +656,51 @@ impl fmt::Display for BrokerRange {
             Some(r) => write!(f, "the broker versions {}", Range(r)),
             None => f.write_str("the broker does not list the API at all"),
         }
+    }
+}
+
+struct BatchSize(Option<usize>);
+
+impl fmt::Display for BatchSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n} bytes"),
+            None => f.write_str("of unknown size"),
+        }
+    }
+}
+
+/// The label [`Error::broker`] gives errors about no broker in particular.
+fn nowhere() -> &'static BrokerAddr {
+    static NOWHERE: std::sync::OnceLock<BrokerAddr> = std::sync::OnceLock::new();
+    NOWHERE.get_or_init(|| BrokerAddr::new("(no broker)"))
+}
+
+struct Tried<'a>(&'a [(BrokerAddr, Error)]);
+
+impl fmt::Display for Tried<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("there was no broker to try");
+        }
+        for (i, (_, e)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+struct Mechanisms<'a>(&'a [String]);
+
+impl fmt::Display for Mechanisms<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        f.write_str(&self.0.join(", "))
     }
 }
 

@@ -28,15 +28,28 @@
 //! says whether retrying can help ([`Error::is_retriable`]).
 
 mod addr;
+mod cluster;
 mod config;
+pub mod conn;
 mod connection;
 mod connector;
 mod error;
+pub mod sasl;
+pub mod tls;
 mod versions;
 
 pub use addr::BrokerAddr;
+pub use cluster::{
+    Backoff, BackoffPolicy, BrokerId, BrokerMetadata, Cluster, ClusterConfig, ClusterConfigBuilder,
+    ClusterConfigError, ClusterMetadata, CoordinatorKey, EndpointStats, PartitionMetadata,
+    PoolStats, TopicMetadata,
+};
 pub use config::{ConfigError, ConnectionConfig, ConnectionConfigBuilder};
 pub use connection::Connection;
 pub use connector::Connector;
 pub use error::{CloseReason, Error, Result};
+pub use sasl::{
+    OAuthToken, OAuthTokenProvider, SaslConfig, SaslMechanism, StaticTokenProvider, TokenError,
+};
+pub use tls::{TlsConfig, TlsConfigBuilder, TlsConfigError};
 pub use versions::{BrokerVersions, client_versions};
