@@ -4,6 +4,7 @@
 //! `gregor-net` and the group coordination of `gregor-group`.
 
 pub mod admin;
+pub mod consumer;
 mod error;
 pub mod producer;
 

@@ -1,0 +1,1 @@
+//! The consumer: assigned partitions or a consumer group, fetch sessions, offsets and rebalance listeners.
