@@ -399,11 +399,13 @@ pub(crate) fn instances() -> Vec<String> {
 pub(crate) fn export_env(state: &State, prefix: &str, cmd: &mut Command) {
     cmd.env(format!("{prefix}BOOTSTRAP"), state.bootstrap());
     cmd.env(format!("{prefix}BROKER_STATE"), State::path(&state.name));
+    // A run has at most one TLS and one SASL broker, so their credentials
+    // have fixed names whatever the address prefix.
     if let Some(ca) = &state.tls_ca {
-        cmd.env(format!("{prefix}TLS_CA"), ca);
+        cmd.env("GREGOR_TLS_CA", ca);
     }
     if let (Some(u), Some(p)) = (&state.sasl_user, &state.sasl_password) {
-        cmd.env(format!("{prefix}SASL_USER"), u);
-        cmd.env(format!("{prefix}SASL_PASSWORD"), p);
+        cmd.env("GREGOR_SASL_USER", u);
+        cmd.env("GREGOR_SASL_PASSWORD", p);
     }
 }
