@@ -9,6 +9,7 @@ mod codegen;
 mod demo;
 mod deps;
 mod docker;
+mod fuzz;
 mod integration;
 mod peers;
 mod test;
@@ -51,6 +52,15 @@ enum Task {
     Deps,
     /// Capture golden bytes from real clients into testdata/golden (see its README).
     Capture(capture::Opts),
+    /// Fuzz gregor-protocol's decoders for a while (needs a nightly toolchain).
+    Fuzz {
+        /// Seconds to run each target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target: frame, request, response, request_header, record_batch, message_set, consumer_protocol.
+        #[arg(long)]
+        target: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +98,7 @@ fn main() {
         Task::Test(opts) => test::run_all(&opts),
         Task::Deps => deps::check(),
         Task::Capture(opts) => capture::run(&opts),
+        Task::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");

@@ -8,6 +8,8 @@ use crate::util::{Result, cache_dir, cargo, mkdir, run_quiet};
 pub(crate) const NISSHI_VERSION: &str = "0.8.1";
 /// The licence and advisory checker.
 pub(crate) const CARGO_DENY_VERSION: &str = "0.20.2";
+/// The libFuzzer driver behind `cargo xtask fuzz`.
+pub(crate) const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
 /// A crate installed with `cargo install --root` into its own versioned folder.
 struct Tool {
@@ -89,6 +91,14 @@ const CARGO_DENY: Tool = Tool {
     note: "a few minutes the first time; reused afterwards",
 };
 
+const CARGO_FUZZ: Tool = Tool {
+    krate: "cargo-fuzz",
+    version: CARGO_FUZZ_VERSION,
+    bin: "cargo-fuzz",
+    extra: &[],
+    note: "a minute or two the first time; reused afterwards",
+};
+
 /// The nisshi binary, installed if missing.
 pub(crate) fn nisshi() -> Result<PathBuf> {
     NISSHI.ensure()
@@ -97,6 +107,12 @@ pub(crate) fn nisshi() -> Result<PathBuf> {
 /// The cargo-deny binary, installed if missing.
 pub(crate) fn cargo_deny() -> Result<PathBuf> {
     CARGO_DENY.ensure()
+}
+
+/// The cargo-fuzz binary, installed if missing. It runs as `cargo +nightly
+/// fuzz` with its folder first on `PATH`.
+pub(crate) fn cargo_fuzz() -> Result<PathBuf> {
+    CARGO_FUZZ.ensure()
 }
 
 /// Keeps two xtask runs from building the same tool into the same folder.
