@@ -34,6 +34,91 @@ pub enum Error {
     /// The client was closed before or while the operation ran.
     #[error("the {0} is closed")]
     Closed(&'static str),
+    /// The broker does not offer an API (or the version of it a feature
+    /// needs), e.g. CreatePartitions on a broker without it.
+    #[error(
+        "{api} is not supported by broker {broker}{}",
+        .detail.as_ref().map_or(String::new(), |d| format!(": {d}"))
+    )]
+    NotSupported {
+        /// The API.
+        api: gregor_protocol::ApiKey,
+        /// The broker that lacks it.
+        broker: gregor_net::BrokerAddr,
+        /// What was needed, when it is a version or feature of the API.
+        detail: Option<String>,
+    },
+    /// A broker's response left out an item the request asked about.
+    #[error("broker {broker} answered {api} without a result for {item}")]
+    Incomplete {
+        /// The API.
+        api: gregor_protocol::ApiKey,
+        /// The broker that answered.
+        broker: gregor_net::BrokerAddr,
+        /// The item left out, e.g. `topic orders`.
+        item: String,
+    },
+    /// A record was not delivered; says whether it may have been written.
+    #[error(transparent)]
+    Produce(Box<crate::producer::ProduceError>),
+    /// A consumer group operation failed: the group could not be joined,
+    /// a commit was refused, the member was fenced. Names the group.
+    #[error("consumer group {group:?}: {source}")]
+    Group {
+        /// The group id.
+        group: String,
+        /// What the group protocol reported.
+        #[source]
+        source: gregor_group::Error,
+    },
+    /// A partition has no committed offset and the offset reset policy is
+    /// `none`: the consumer does not know where to start.
+    #[error(
+        "no committed offset for {topic}-{partition}{} and the offset reset policy is none",
+        .group.as_ref().map_or(String::new(), |g| format!(" in group {g:?}"))
+    )]
+    NoOffset {
+        /// The group, if the consumer has one.
+        group: Option<String>,
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+    /// A position fell outside the log and the offset reset policy is
+    /// `none`; seek to go on.
+    #[error(
+        "offset {offset} is out of range for {topic}-{partition} and the offset reset policy is none"
+    )]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset fetched.
+        offset: i64,
+    },
+    /// A subscribed or assigned topic does not exist (it may still be
+    /// created; the consumer keeps looking).
+    #[error(
+        "topic {topic:?} does not exist{}",
+        .group.as_ref().map_or(String::new(), |g| format!(" (consumer group {g:?})"))
+    )]
+    UnknownTopic {
+        /// The group, if the consumer has one.
+        group: Option<String>,
+        /// The topic.
+        topic: String,
+    },
+    /// An operation that the client's state does not allow, e.g. seeking a
+    /// partition that is not assigned.
+    #[error("{operation}: {reason}")]
+    IllegalState {
+        /// The operation refused.
+        operation: &'static str,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -43,6 +128,12 @@ impl Error {
             Error::Net(e) => e.is_retriable(),
             Error::Timeout { .. } => true,
             Error::Config { .. } | Error::Protocol(_) | Error::Closed(_) => false,
+            Error::NotSupported { .. } | Error::Incomplete { .. } => false,
+            Error::Produce(e) => e.is_retriable(),
+            Error::Group { source, .. } => source.is_retriable(),
+            Error::UnknownTopic { .. } => true,
+            Error::NoOffset { .. } | Error::OffsetOutOfRange { .. } => false,
+            Error::IllegalState { .. } => false,
         }
     }
 
@@ -57,3 +148,9 @@ impl Error {
 
 /// The client layer's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::producer::ProduceError> for Error {
+    fn from(e: crate::producer::ProduceError) -> Self {
+        Error::Produce(Box::new(e))
+    }
+}

@@ -8,4 +8,6 @@ pub mod consumer;
 mod error;
 pub mod producer;
 
+pub use admin::Admin;
 pub use error::{Error, Result};
+pub use producer::{Producer, ProducerConfig, ProducerRecord};
