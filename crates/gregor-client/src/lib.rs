@@ -9,5 +9,6 @@ mod error;
 pub mod producer;
 
 pub use admin::Admin;
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord};
 pub use error::{Error, Result};
 pub use producer::{Producer, ProducerConfig, ProducerRecord};
