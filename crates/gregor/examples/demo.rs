@@ -2,7 +2,8 @@
 //!
 //! Connects, negotiates API versions, creates the demo topic, lists the
 //! brokers and topics, then produces records through the idempotent
-//! producer with a progress bar and prints the throughput. Run it yourself
+//! producer with a progress bar, reads them back through a consumer group
+//! with manual commits, and prints both throughputs. Run it yourself
 //! with
 //! `cargo run -p gregor --example demo -- --bootstrap HOST:PORT`.
 
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use gregor::client::consumer::{Consumer, ConsumerConfig, OffsetReset};
 use gregor::client::producer::{Producer, ProducerConfig, ProducerRecord};
 use gregor::net::{Cluster, ClusterConfig, Connection, ConnectionConfig};
 use gregor::protocol::{
@@ -157,7 +159,8 @@ async fn run(args: &Args) -> DemoResult {
             if t.is_internal { " (internal)" } else { "" }
         );
     }
-    produce(args).await
+    produce(args).await?;
+    consume(args).await
 }
 
 /// Produces `args.records` records through the idempotent producer, keyed
@@ -223,5 +226,64 @@ async fn produce(args: &Args) -> DemoResult {
         failed
     );
     producer.close(Duration::from_secs(30)).await;
+    Ok(())
+}
+
+/// Reads everything produced back as a member of a new consumer group,
+/// committing after each batch (at least once), and checks the count.
+async fn consume(args: &Args) -> DemoResult {
+    let group = format!("gregor-demo-{}", std::process::id());
+    let config = ConsumerConfig::builder()
+        .group_id(group.as_str())
+        .offset_reset(OffsetReset::Earliest)
+        .build()?;
+    let consumer = Consumer::connect(&args.bootstrap, config).await?;
+    consumer.subscribe([args.topic.as_str()])?;
+    let pb = ProgressBar::new(args.records);
+    pb.set_style(
+        ProgressStyle::with_template(
+            "consuming {bar:40} {pos}/{len} records (group {msg}), {per_sec}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(group.clone());
+    let started = Instant::now();
+    let mut first_record: Option<Instant> = None;
+    let mut seen = 0u64;
+    let mut bytes = 0u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while seen < args.records && Instant::now() < deadline {
+        let batch = consumer
+            .poll_batch(10_000, Duration::from_millis(500))
+            .await?;
+        if batch.is_empty() {
+            continue;
+        }
+        first_record.get_or_insert_with(Instant::now);
+        seen += batch.len() as u64;
+        bytes += batch
+            .iter()
+            .map(|r| r.value.as_ref().map_or(0, |v| v.len()) as u64)
+            .sum::<u64>();
+        pb.inc(batch.len() as u64);
+        // Processed: commit the positions handed out so far.
+        consumer.commit().await?;
+    }
+    pb.finish_and_clear();
+    let joined = first_record.map_or(started.elapsed(), |t| t - started);
+    let reading = first_record.map_or(Duration::ZERO, |t| t.elapsed());
+    let secs = reading.as_secs_f64().max(1e-9);
+    println!(
+        "consumed {seen} records through group {group} in {:.2} s after joining in {:.2} s: {:.0} records/s, {:.1} MB/s, {} partition(s) assigned",
+        secs,
+        joined.as_secs_f64(),
+        seen as f64 / secs,
+        bytes as f64 / secs / 1e6,
+        consumer.assignment().len()
+    );
+    consumer.close().await?;
+    if seen < args.records {
+        return Err(format!("read only {seen} of {} records", args.records).into());
+    }
     Ok(())
 }
