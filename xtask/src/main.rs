@@ -3,6 +3,7 @@
 //! Run `cargo xtask --help` for the list. xtask depends on none of the
 //! Gregor crates: it builds, starts and checks them from the outside.
 
+mod bench;
 mod broker;
 mod capture;
 mod codegen;
@@ -52,6 +53,8 @@ enum Task {
     Deps,
     /// Capture golden bytes from real clients into testdata/golden (see its README).
     Capture(capture::Opts),
+    /// Gregor against rust-rdkafka: producer and consumer throughput and CPU per record.
+    Bench(bench::Opts),
     /// Fuzz gregor-protocol's decoders for a while (needs a nightly toolchain).
     Fuzz {
         /// Seconds to run each target.
@@ -98,6 +101,7 @@ fn main() {
         Task::Test(opts) => test::run_all(&opts),
         Task::Deps => deps::check(),
         Task::Capture(opts) => capture::run(&opts),
+        Task::Bench(opts) => bench::run(&opts),
         Task::Fuzz { seconds, target } => fuzz::run(seconds, target.as_deref()),
     };
     if let Err(e) = result {
