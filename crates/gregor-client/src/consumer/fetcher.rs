@@ -42,6 +42,10 @@ use crate::error::Error;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
+/// How long a fetch may wait at the broker while another partition of that
+/// broker is held back by a full buffer.
+const HELD_BACK_MAX_WAIT: Duration = Duration::from_millis(10);
+
 /// How often partitions without a known leader refresh metadata.
 const METADATA_RETRY: Duration = Duration::from_secs(1);
 
@@ -170,6 +174,8 @@ impl Fetcher {
             BTreeMap::new();
         let mut lookups: Vec<(TopicPartition, u64)> = Vec::new();
         let mut unknown: BTreeSet<String> = BTreeSet::new();
+        // Brokers with a partition held back only because its buffer is full.
+        let mut held_back: BTreeSet<BrokerId> = BTreeSet::new();
         let mut topics: HashMap<String, Arc<str>> = HashMap::new();
         let shared = self.shared.clone();
         let mut st = shared.lock();
@@ -233,6 +239,11 @@ impl Fetcher {
                         .entry(tp.topic.clone())
                         .or_insert_with(|| ps.topic.clone());
                 }
+                Pos::Ready if ps.in_flight.is_none() && ps.deliverable() => {
+                    if let Some(b) = leader {
+                        held_back.insert(b);
+                    }
+                }
                 _ => {}
             }
         }
@@ -272,7 +283,17 @@ impl Fetcher {
                 isolation: config.isolation,
                 min_bytes: i32::try_from(config.fetch_min_bytes).unwrap_or(i32::MAX),
                 max_bytes: i32::try_from(max_bytes).unwrap_or(i32::MAX),
-                max_wait: self.max_wait(),
+                // A broker may answer one partition with more than its
+                // per-partition limit (KIP-74 lets the first batch through;
+                // some brokers ignore the limit). While that buffer drains,
+                // a fetch of the broker's other, caught-up partitions must
+                // not park for the full max wait: the held-back partition
+                // could only rejoin once it returns.
+                max_wait: if held_back.contains(&broker) {
+                    self.max_wait().min(HELD_BACK_MAX_WAIT)
+                } else {
+                    self.max_wait()
+                },
                 rack: config.rack.clone(),
                 decode: DecodeOptions::new().with_verify_crc(config.check_crcs),
             };
