@@ -38,6 +38,13 @@ impl Reader {
         &self.buf
     }
 
+    /// Skips `n` bytes, or all that remain if fewer, without the reference
+    /// count a [`Reader::bytes`] slice costs.
+    #[inline]
+    pub(crate) fn skip(&mut self, n: usize) {
+        self.buf.advance(n.min(self.buf.len()));
+    }
+
     /// Consumes and returns all unread bytes.
     pub fn take_rest(&mut self) -> Bytes {
         std::mem::take(&mut self.buf)
